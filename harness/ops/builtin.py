@@ -1,2 +1,2 @@
 """Imports every module that registers shipped ops (the registry loads this lazily)."""
-from harness.ops import dedup, filters, mappers  # noqa: F401
+from harness.ops import dedup, filters, mappers, minhash  # noqa: F401
