@@ -7,7 +7,6 @@ import re
 import struct
 
 import numpy as np
-import pytest
 import regex
 import torch
 from hypothesis import given
