@@ -38,3 +38,8 @@ class OpFailedError(HarnessError):
 
 class UnsupportedOpConfigError(ConfigError):
     """An op configuration needs something this machine cannot provide (e.g. downloaded models)."""
+
+
+class TransientError(HarnessError):
+    """A failure that may pass if the same work is tried again (injected by faults, or raised by
+    ops that call flaky services). Retried with backoff up to ``error_handling.max_retries``."""
