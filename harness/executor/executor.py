@@ -20,7 +20,7 @@ from harness.executor.plan import Plan, build_plan
 from harness.executor.quarantine import QuarantineWriter
 from harness.executor.result import RunResult
 from harness.executor.routing import Router
-from harness.executor.settings import ExecutorSettings, settings_from
+from harness.executor.settings import ExecutorSettings, ResourceSettings, settings_from
 from harness.executor.spill import SpillFile
 from harness.ops.base import DedupIndex
 
@@ -30,13 +30,21 @@ Dataset = Any  # a path (str / Path), or an iterable of row dicts
 
 
 class LocalModeExecutor:
-    """Runs recipes on one machine. ``config``: an ``ExecutorSettings``, a (nested) dict of its
-    fields, or an OmegaConf node; ``hooks``: fault injection (see ``harness.faults``)."""
+    """Runs recipes on one machine.
 
-    def __init__(self, config: Any = None, hooks: ExecutionHooks | None = None) -> None:
+    ``config``: an ``ExecutorSettings``, a (nested) dict of its fields, or an OmegaConf node (a
+    ``resources`` key inside it is taken as ``resources``); ``resources``: a ``ResourceSettings``
+    or dict (cores, memory limit, GPUs); ``hooks``: fault injection (see ``harness.faults``)."""
+
+    def __init__(self, config: Any = None, resources: Any = None,
+                 hooks: ExecutionHooks | None = None) -> None:
+        if isinstance(config, dict) and "resources" in config:
+            config = dict(config)
+            resources = config.pop("resources") if resources is None else resources
         self.settings: ExecutorSettings = settings_from(config).validate()
+        self.resources: ResourceSettings = settings_from(resources, ResourceSettings, "resources")
         self.hooks = hooks or NoHooks()
-        self.router = Router(self.settings)
+        self.router = Router(self.settings, self.resources)
         self._last_stats: dict[str, Any] = {}
 
     @property

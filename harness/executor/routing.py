@@ -6,7 +6,7 @@ from typing import Any, Optional
 
 from harness.executor.plan import Plan, Stage
 from harness.executor.pools import WorkerPool
-from harness.executor.settings import ExecutorSettings
+from harness.executor.settings import ExecutorSettings, ResourceSettings
 
 
 def _usable_cores() -> int:
@@ -19,9 +19,9 @@ def _usable_cores() -> int:
 class Router:
     """Owns the CPU worker pool (and, with GPUs, one single-worker pool per device)."""
 
-    def __init__(self, settings: ExecutorSettings) -> None:
-        self.settings = settings
-        cap = settings.resources.cpu.cores
+    def __init__(self, settings: ExecutorSettings, resources: ResourceSettings) -> None:
+        self.settings, self.resources = settings, resources
+        cap = resources.cpu.cores
         self.usable_cores = min(_usable_cores(), cap) if cap else _usable_cores()
         self.cpu_workers = min(settings.workers or self.usable_cores, self.usable_cores) \
             if cap else (settings.workers or self.usable_cores)

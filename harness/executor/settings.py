@@ -86,7 +86,6 @@ class ExecutorSettings:
     #: Directory for spill files of barrier ops ('' means the system temp dir).
     spill_dir: str = ""
     error_handling: ErrorHandlingSettings = field(default_factory=ErrorHandlingSettings)
-    resources: ResourceSettings = field(default_factory=ResourceSettings)
 
     def validate(self) -> "ExecutorSettings":
         """Check value ranges; raise ConfigError naming the key."""

@@ -1,0 +1,1 @@
+"""Run reports (report.json), the console summary, and sweep summaries."""
