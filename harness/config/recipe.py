@@ -89,6 +89,9 @@ def resolve_recipe(recipe: dict[str, Any], name: str, base_dir: Path) -> Resolve
         recipe = {**loaded, **overrides}
         if "process" not in loaded and not overrides.get("process"):
             raise ConfigError(f"{where} has no 'process' list of ops")
+    elif not recipe.get("process") and name == "dj":
+        raise ConfigError("recipe 'dj' needs recipe.path=FILE: the Data-Juicer recipe YAML to run, "
+                          "for example: python -m harness +recipe=dj recipe.path=recipe.yaml")
     ops = build_ops(list(recipe.get("process") or []), where)
     if not ops:
         raise ConfigError(f"{where}: process is empty; list at least one op")
