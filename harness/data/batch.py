@@ -79,3 +79,16 @@ def public_columns(batch: Batch, keep_stats: bool = False) -> Batch:
         for key, values in batch.items()
         if not key.startswith(INTERNAL_PREFIX) or (keep_stats and key == STATS)
     }
+
+
+def estimate_batch_bytes(batch: Batch) -> int:
+    """Rough memory a batch holds while in flight (text bytes, the pickled copy sent to a worker
+    and the worker's copy, plus per-row overhead). Used for memory backpressure."""
+    total = 0
+    for values in batch.values():
+        for value in values[:64]:
+            total += len(value) if isinstance(value, (str, bytes)) else 32
+    n = batch_len(batch)
+    sampled = min(n, 64)
+    per_row = (total / sampled) if sampled else 0
+    return int(3 * per_row * n + 200 * n)

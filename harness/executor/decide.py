@@ -24,6 +24,9 @@ class SegmentDecider:
         self.plan, self.segment, self.ledger = plan, segment, ledger
         self.quarantine = quarantine
         self.indexes = indexes
+        #: Recovery events of the segment's batches, in input order (deterministic).
+        self.events: list[dict[str, Any]] = []
+        self.rows_recomputed = 0
         for k in segment.streaming_dedups + ([segment.barrier] if segment.barrier is not None else []):
             op = plan.ops[k]
             assert isinstance(op, Deduplicator)
@@ -32,6 +35,8 @@ class SegmentDecider:
     def decide(self, outcome: StageOutcome) -> Batch:
         """Rows of ``outcome`` that go on (to the output, the next segment, or the barrier spill)."""
         ops = self.ledger.ops
+        self.events.extend(outcome.events)
+        self.rows_recomputed += outcome.rows_recomputed
         for index, seconds in outcome.op_seconds.items():
             ops[index].seconds += seconds
         for index, sizes in outcome.batch_sizes.items():

@@ -79,6 +79,7 @@ class LocalModeExecutor:
         ledger = Ledger.for_ops([op.name for op in plan.ops])
         quarantine = QuarantineWriter(run_path / "quarantine.jsonl")
         events: list[dict[str, Any]] = list(plan.events)
+        self._deciders: list[SegmentDecider] = []
         writer = open_writer(output_path, keep_stats=self.settings.export_stats)
         self.router.start(plan)
         try:
@@ -93,6 +94,8 @@ class LocalModeExecutor:
         finally:
             quarantine.close()
             self._last_stats = self.router.stop()
+        for decider in self._deciders:
+            events.extend(decider.events)
         events.extend(self.router.events)
         ledger.rows_written = writer.rows_written
         ledger.finalize()
@@ -101,7 +104,8 @@ class LocalModeExecutor:
                  ledger.rows_in, ledger.rows_written, ledger.removed, ledger.quarantined, wall)
         return RunResult(output_path=output_path, quarantine_path=quarantine.path, ledger=ledger,
                          events=events, wall_seconds=wall,
-                         resources=self.get_resource_stats())
+                         resources=self.get_resource_stats(),
+                         rows_recomputed=sum(d.rows_recomputed for d in self._deciders))
 
     # -- internals ----------------------------------------------------------------------------
     def _read(self, dataset: Dataset, keys: list[str], plan: Plan, ledger: Ledger,
@@ -128,6 +132,7 @@ class LocalModeExecutor:
                 continue
             indexes: dict[int, DedupIndex] = {}
             decider = SegmentDecider(plan, segment, ledger, quarantine.op_failure, indexes)
+            self._deciders.append(decider)
             if segment.barrier is None:
                 stream = self._stream_through(plan, segment, decider, stream, events)
                 continue

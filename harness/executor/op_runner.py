@@ -111,6 +111,7 @@ class OpRunner:
         self.rng = random.Random(seed)
         self.in_worker = in_worker
         self.worker_restarts = worker_restarts
+        self._started = False
         self.sleep = sleep
 
     def run(
@@ -142,10 +143,12 @@ class OpRunner:
         outcome.events.extend(self.hooks.before_op_call(call))
         op.run_on(placement.torch_device)
         ctx: ContextManager[Any] = (
-            placement.activate(op.device_memory_bytes(piece)) if placement.activate
-            else contextlib.nullcontext()
+            placement.activate(0 if op.device_memory_is_torch else op.device_memory_bytes(piece))
+            if placement.activate else contextlib.nullcontext()
         )
+        self._started = False
         with ctx:
+            self._started = True  # from here on, an OOM throws away work already done
             return apply_op(op, piece)
 
     def _run_piece(self, op: Op, op_index: int, piece: Batch, placement: Placement,
@@ -171,7 +174,11 @@ class OpRunner:
                  error: Exception) -> None:
         size = batch_len(piece)
         message = f"{type(error).__name__}: {error}"
+        if getattr(error, "harness_fault_event", None):  # an injected fault: record its firing
+            outcome.events.append(error.harness_fault_event)  # type: ignore[attr-defined]
         if is_oom(error):
+            if self._started:
+                outcome.rows_recomputed += size
             if placement.empty_cache:
                 placement.empty_cache()
             sizer.on_oom(size)
@@ -189,8 +196,7 @@ class OpRunner:
                 self._run_piece(op, op_index, piece, CPU, BatchSizer(), outcome, done, attempt)
                 return
         elif is_device_error(error) and placement.is_device:
-            outcome.events.append(self._event("device_lost", op, op_index, placement, piece,
-                                              error=message))
+            # The driver marks the device unhealthy and records the event; the batch moves.
             raise DeviceFailure(placement.name, message) from error
         elif is_transient(error, self.eh.transient_errors) and attempt < self.eh.max_retries:
             delay = backoff_delay(attempt + 1, self.eh.retry_delay, self.eh.max_retry_delay, self.rng)

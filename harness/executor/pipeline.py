@@ -30,6 +30,10 @@ class Router(Protocol):
 
     def device_failed(self, device: Any, message: str) -> list[dict[str, Any]]: ...
 
+    def done(self, device: Any, report: dict[str, Any]) -> None: ...
+
+    def admit(self, batch: Batch, anything_running: bool) -> Optional[Callable[[], None]]: ...
+
 
 @dataclass(eq=False)
 class _Job:
@@ -47,6 +51,8 @@ class _Job:
     pool: Optional[WorkerPool] = None
     device: Any = None
     alone: bool = False
+    #: Gives back the memory reserved for this batch while it is in flight.
+    release: Optional[Callable[[], None]] = None
 
 
 class SegmentPipeline:
@@ -79,23 +85,29 @@ class SegmentPipeline:
         seq = 0
         source = iter(batches)
         exhausted = False
+        held: Optional[Batch] = None  # read, but waiting for memory to go in flight
         try:
             while True:
                 while self._room():
                     if self._queue:
                         self._submit(self._queue.popleft())
                         continue
-                    if exhausted:
+                    if held is None and not exhausted:
+                        held = next(source, None)
+                        if held is None:
+                            exhausted = True
+                        elif not batch_len(held):
+                            held = None
+                            continue
+                    if held is None:
                         break
-                    batch = next(source, None)
-                    if batch is None:
-                        exhausted = True
-                        break
-                    if batch_len(batch):
-                        self._submit(_Job(seq=seq, batch=batch))
-                        seq += 1
+                    release = self.router.admit(held, anything_running=bool(self._running))
+                    if release is None:
+                        break  # memory budget used up: wait for a batch to finish
+                    self._submit(_Job(seq=seq, batch=held, release=release))
+                    held, seq = None, seq + 1
                 if not self._running:
-                    if exhausted and not self._queue:
+                    if exhausted and not self._queue and held is None:
                         break
                     continue
                 done, _ = wait(list(self._running), return_when=FIRST_COMPLETED)
@@ -141,6 +153,7 @@ class SegmentPipeline:
             self._requeue_in_flight_on(job.device)
             self._queue.append(job)
             return
+        self.router.done(job.device, outcome.device_stats)
         self._suspects.discard(job)
         job.acc = outcome if job.acc is None else chain(job.acc, outcome)
         job.batch = outcome.batch
@@ -159,6 +172,9 @@ class SegmentPipeline:
                 joined = join(left.result, right.result)  # type: ignore[arg-type]
                 self._complete(parent, joined if parent.acc is None else chain(parent.acc, joined))
             return
+        if job.release is not None:
+            job.release()
+            job.release = None
         self._done[job.seq] = outcome
         while self._next_seq in self._done:
             self.on_outcome(self._done.pop(self._next_seq))

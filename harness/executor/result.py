@@ -21,6 +21,8 @@ class RunResult:
     events: list[dict[str, Any]]
     wall_seconds: float
     resources: dict[str, Any] = field(default_factory=dict)
+    #: Rows whose work was done in an attempt that then failed (an OOM mid-batch) and was redone.
+    rows_recomputed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -64,6 +66,7 @@ class RunResult:
             ],
             "events": self.events,
             "event_counts": self.event_counts(),
+            "rows_recomputed": self.rows_recomputed,
             "resources": self.resources,
             "output": str(self.output_path),
             "quarantine": str(self.quarantine_path),

@@ -92,12 +92,18 @@ class Op(ABC):
         return f"{self.name}:{json.dumps(self.params, sort_keys=True, default=str)}"
 
     # -- resources --------------------------------------------------------------------------
+    #: True when ``device_memory_bytes`` models torch allocations, which a simulated device
+    #: already counts as they happen; False when it models work torch cannot see.
+    device_memory_is_torch: ClassVar[bool] = True
+
     def device_memory_bytes(self, batch: Batch) -> int:
-        """Device memory one call on ``batch`` needs beyond what torch allocations show."""
+        """Device memory one call on ``batch`` needs (the model the batch sizer and simulated
+        devices use)."""
         return 0
 
     def bytes_per_row_estimate(self) -> int:
-        """Rough device bytes per row for the batch sizer (0: no device memory model)."""
+        """Device bytes each extra row costs, for the batch sizer (0: no model). Fixed working
+        memory is left out, so the first guess can be optimistic; OOM recovery corrects it."""
         return 0
 
     def run_on(self, torch_device: str) -> None:

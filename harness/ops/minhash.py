@@ -334,6 +334,6 @@ class DocumentMinhashDeduplicator(Deduplicator):
         return self._working_bytes(shingles, len(texts))
 
     def bytes_per_row_estimate(self) -> int:
-        """Per-row share of the model for a batch of default size with ~100 shingles a row."""
-        rows = self.default_batch_size
-        return self._working_bytes(100 * rows, rows) // rows + 1
+        """Marginal bytes of one more row with ~100 shingles: its signature row and its share of
+        the shingle inputs (the fixed block working set is not per row)."""
+        return self.num_permutations * 8 + 100 * 8 * 2
