@@ -184,11 +184,17 @@ class OpRunner:
             sizer.on_oom(size)
             outcome.events.append(self._event("oom", op, op_index, placement, piece, error=message))
             if size > 1:
+                # Only this piece is redone, in pieces no bigger than half of it — and no bigger
+                # than what the sizer now allows, since an earlier part may have lowered it.
                 half = size // 2
                 outcome.events.append(self._event("split", op, op_index, placement, piece,
                                                   into=[half, size - half]))
-                for part in (slice_batch(piece, 0, half), slice_batch(piece, half, size)):
+                start = 0
+                while start < size:
+                    step = max(1, min(half, sizer.next_size(size - start)))
+                    part = slice_batch(piece, start, start + step)
                     self._run_piece(op, op_index, part, placement, sizer, outcome, done, attempt)
+                    start += step
                 return
             if placement.is_device:
                 outcome.events.append(self._event("fallback", op, op_index, placement, piece,
