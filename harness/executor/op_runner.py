@@ -256,4 +256,7 @@ class DeviceFailure(RuntimeError):
 
     def __init__(self, device: str, message: str) -> None:
         super().__init__(f"device {device} failed: {message}")
-        self.device = device
+        self.device, self.message = device, message
+
+    def __reduce__(self) -> tuple[Any, ...]:  # it crosses the process boundary
+        return (DeviceFailure, (self.device, self.message))

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 class Router(Protocol):
     """Chooses the pool (and device) a stage runs on."""
 
-    def route(self, stage: Stage) -> tuple[WorkerPool, Optional[Any]]: ...
+    def route(self, stage: Stage, batch: Optional[Batch] = None) -> tuple[WorkerPool, Optional[Any]]: ...
 
     def device_failed(self, device: Any, message: str) -> list[dict[str, Any]]: ...
 
@@ -131,7 +131,9 @@ class SegmentPipeline:
 
     def _submit(self, job: _Job) -> None:
         stage = self.segment.stages[job.stage_index]
-        pool, device = self.router.route(stage)
+        if job.device is not None:  # a failed attempt's device slot and lease
+            self.router.done(job.device, {})
+        pool, device = self.router.route(stage, job.batch)
         job.pool, job.device = pool, device
         job.alone = bool(self._suspects) and not self._running
         task = StageTask(
@@ -149,11 +151,16 @@ class SegmentPipeline:
             self._worker_died(future, job, error)
             return
         except DeviceFailure as failure:
-            self.events.extend(self.router.device_failed(job.device, str(failure)))
-            self._requeue_in_flight_on(job.device)
+            names, op_index = self._stage_names(job)
+            for event in self.router.device_failed(job.device, str(failure)):
+                self.events.append({**event, "op": names, "op_index": op_index,
+                                    "batch_size": batch_len(job.batch)})
+            job.device = None
+            self._requeue_in_flight_on(failure.device)
             self._queue.append(job)
             return
         self.router.done(job.device, outcome.device_stats)
+        job.device = None
         self._suspects.discard(job)
         job.acc = outcome if job.acc is None else chain(job.acc, outcome)
         job.batch = outcome.batch
@@ -246,8 +253,9 @@ class SegmentPipeline:
             self._suspects.add(child)
             self._queue.append(child)
 
-    def _requeue_in_flight_on(self, device: Any) -> None:
+    def _requeue_in_flight_on(self, device_name: str) -> None:
+        """Batches still waiting for a failed device go elsewhere (running ones fail on their own)."""
         for future, other in list(self._running.items()):
-            if other.device is device and future.cancel():
+            if other.device is not None and other.device.name == device_name and future.cancel():
                 del self._running[future]
                 self._queue.append(other)

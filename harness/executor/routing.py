@@ -36,6 +36,7 @@ class Router:
         self._cpu_pool: Optional[WorkerPool] = None
         self._device_pools: dict[str, WorkerPool] = {}
         self._in_flight: dict[str, int] = {}
+        self._leases: dict[int, Any] = {}
         self._device_reports: dict[str, dict[str, Any]] = {}
         self._monitor: Optional[ResourceMonitor] = None
         self._plan: Optional[Plan] = None
@@ -109,14 +110,24 @@ class Router:
             self._cpu_pool = WorkerPool("cpu", self.cpu_workers)
         return self._cpu_pool
 
-    def route(self, stage: Stage) -> tuple[WorkerPool, Optional[Any]]:
+    def route(self, stage: Stage, batch: Optional[Batch] = None) -> tuple[WorkerPool, Optional[Any]]:
         if stage.path != "gpu":
             return self._cpu(), None
         healthy = self.gpus.healthy_devices()
         if not healthy:
             return self._cpu(), None
-        # The healthy device with the fewest batches in flight; ties go to the most free memory.
-        device = min(healthy, key=lambda d: (self._in_flight.get(d.name, 0), -self.gpus.free_memory(d.name)))
+        assert self._plan is not None
+        rows = len(next(iter(batch.values()))) if batch else 0
+        need = sum(self._plan.ops[i].bytes_per_row_estimate() for i in stage.op_indices) * rows
+        # Spread work: among the devices with the fewest batches in flight, lease the one whose
+        # free memory fits this batch best; when none has room, queue on the least busy one
+        # (each device has a single worker, so its batches run one after another).
+        need = min(need, max(d.total_memory for d in healthy))
+        idle = min(self._in_flight.get(d.name, 0) for d in healthy)
+        least_busy = [d.name for d in healthy if self._in_flight.get(d.name, 0) == idle]
+        lease = self.gpus.allocate_gpu(need, names=least_busy) or self.gpus.allocate_gpu(need)
+        device = lease.device if lease is not None else min(
+            healthy, key=lambda d: (self._in_flight.get(d.name, 0), -self.gpus.free_memory(d.name)))
         self._in_flight[device.name] = self._in_flight.get(device.name, 0) + 1
         pool = self._device_pools.get(device.name)
         if pool is None:
@@ -128,13 +139,23 @@ class Router:
             adaptive=self.settings.adaptive_batch_size, safety=self.settings.memory_safety_factor,
             learned=self._learned_for(device.name, device.kind, device.total_memory, stage),
         )
+        if lease is not None:
+            self._leases[id(assignment)] = lease
         return pool, assignment
+
+    def _release(self, device: Optional[DeviceAssignment]) -> None:
+        if device is None:
+            return
+        self._in_flight[device.name] = max(0, self._in_flight.get(device.name, 1) - 1)
+        lease = self._leases.pop(id(device), None)
+        if lease is not None:
+            lease.release()
 
     def done(self, device: Optional[DeviceAssignment], report: dict[str, Any]) -> None:
         """A task on ``device`` finished: free its slot and keep the worker's device report."""
         if device is None:
             return
-        self._in_flight[device.name] = max(0, self._in_flight.get(device.name, 1) - 1)
+        self._release(device)
         if device.name in report:
             self._device_reports[device.name] = report[device.name]
             peak = (report[device.name].get("device") or {}).get("peak")
@@ -145,7 +166,9 @@ class Router:
         """Mark the device unhealthy; its work moves to other devices or the CPU."""
         if device is None:
             return []
-        self._in_flight[device.name] = max(0, self._in_flight.get(device.name, 1) - 1)
+        self._release(device)
+        if not self.gpus.device(device.name).healthy:
+            return []  # another batch already reported this device lost
         self.gpus.mark_unhealthy(device.name, message)
         remaining = [d.name for d in self.gpus.healthy_devices()]
         log.warning("device %s failed (%s); its work moves to %s", device.name, message,

@@ -149,3 +149,36 @@ def test_simulated_gpu_path_equals_cpu_path(tmp_path):
     assert [e for e in gpu.events if e["kind"] == "path"][0]["path"] == "gpu"
     assert gpu.event_counts().get("oom", 0) >= 1
     assert gpu.report["resources"]["devices"]["sim:t"]["peak"] > 0
+
+
+class LoseDevice:
+    """Hooks: the named device fails (not an OOM) on every call."""
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+
+    def before_op_call(self, call: OpCall) -> list[dict[str, Any]]:
+        if call.device == self.device:
+            from harness.strategy.errors import DeviceLostError
+
+            raise DeviceLostError(f"{call.device} fell off the bus")
+        return []
+
+
+@pytest.mark.parametrize("devices, moved_to", [
+    ([{"name": "sim:a", "memory": "64MiB"}, {"name": "sim:b", "memory": "32MiB"}], "sim:b"),
+    ([{"name": "sim:a", "memory": "64MiB"}], "cpu"),
+])
+def test_a_lost_device_moves_its_work_elsewhere(tmp_path, devices, moved_to):
+    rows = [{"text": f"some words for row {i % 9} to hash and compare here"} for i in range(120)]
+    recipe = [{"document_minhash_deduplicator": {"accelerator": "cuda", "num_permutations": 32}}]
+    clean = LocalModeExecutor({"workers": 1}, resources={"detect_cuda": False}).process_dataset(
+        rows, recipe, run_dir=tmp_path / "clean")
+    executor = LocalModeExecutor({"workers": 1, "batch_size": 40, "batch_size_cache": ""},
+                                 resources={"detect_cuda": False, "simulated_gpus": devices},
+                                 hooks=LoseDevice("sim:a"))
+    lost = executor.process_dataset(rows, recipe, run_dir=tmp_path / "lost")
+    assert lost.rows() == clean.rows()
+    events = [e for e in lost.events if e["kind"] == "device_lost"]
+    assert len(events) == 1 and events[0]["device"] == "sim:a" and events[0]["moved_to"] == moved_to
+    assert lost.report["resources"]["devices"]["sim:a"]["healthy"] is False
