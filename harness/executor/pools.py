@@ -17,6 +17,15 @@ def _mp_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+def _init_device_worker() -> None:
+    """A device worker also pays torch's one-time dispatch-mode import (~1 s) up front, so it
+    does not land inside the first batch's timing."""
+    _init_worker()
+    from harness.resources import warm_up
+
+    warm_up()
+
+
 def _init_worker() -> None:
     """One compute thread per worker: the pool already uses every core, and torch's own thread
     pool on top of it oversubscribes the CPU (measured: MinHash 20x slower with 2×2 threads)."""
@@ -31,8 +40,9 @@ def _init_worker() -> None:
 class WorkerPool:
     """A named process pool; ``rebuild`` replaces it after a worker died."""
 
-    def __init__(self, name: str, workers: int) -> None:
+    def __init__(self, name: str, workers: int, device: bool = False) -> None:
         self.name = name
+        self.device = device
         self.workers = max(1, workers)
         self.generation = 0
         self.restarts = 0
@@ -40,7 +50,7 @@ class WorkerPool:
 
     def _new(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=self.workers, mp_context=_mp_context(),
-                                   initializer=_init_worker)
+                                   initializer=_init_device_worker if self.device else _init_worker)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         future = self._executor.submit(fn, *args)

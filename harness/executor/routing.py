@@ -131,7 +131,7 @@ class Router:
         self._in_flight[device.name] = self._in_flight.get(device.name, 0) + 1
         pool = self._device_pools.get(device.name)
         if pool is None:
-            pool = self._device_pools[device.name] = WorkerPool(f"device:{device.name}", 1)
+            pool = self._device_pools[device.name] = WorkerPool(f"device:{device.name}", 1, device=True)
         assignment = DeviceAssignment(
             name=device.name, kind=device.kind, torch_device=device.torch_device,
             total_memory=device.total_memory, simulated=device.simulated,
