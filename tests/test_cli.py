@@ -118,3 +118,22 @@ def test_simulated_devices_and_core_cap_show_in_the_report(tmp_path):
     assert devices["sim:big0"]["total"] == 64 * 2**20
     assert devices["sim:small1"]["total"] == 6 * 2**20
     assert any(d["peak"] > 0 for d in devices.values())
+
+
+def test_a_sweep_runs_every_job_summarizes_them_and_reports_a_failure(tmp_path):
+    good = tmp_path / "ok.jsonl"
+    good.write_text('{"text": "hello there my friend, how are you today"}\n')
+    proc = run_cli("-m", "+recipe=quickstart", f"recipe.dataset_path=/missing.jsonl,{good}",
+                   "executor.max_batch_size=64,1024", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+                   cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    import csv
+
+    with open(tmp_path / "sweep" / "sweep_summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 4
+    assert [r["status"] for r in rows].count("failed") == 2
+    assert all("does not exist" in r["error"] for r in rows if r["status"] == "failed")
+    assert {r["rows_out"] for r in rows if r["status"] == "ok"} == {"1"}
+    assert (tmp_path / "sweep" / "sweep_summary.md").read_text().count("\n") == 6
+    assert "sweep summary" in proc.stdout

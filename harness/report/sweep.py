@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -72,12 +73,18 @@ class SweepSummaryCallback(Callback):
         if not sweep_dir.is_dir():
             return
         rows = write_sweep_summary(sweep_dir)
-        table = Table(title=f"sweep summary ({sweep_dir})", title_justify="left")
+        # On the console, show only the overrides that differ between jobs.
+        split = [set(str(r.get("overrides", "")).split()) for r in rows]
+        common = set.intersection(*split) if split else set()
+        table = Table(title=f"sweep summary ({sweep_dir}); common: {' '.join(sorted(common))}",
+                      title_justify="left")
         for column in COLUMNS:
-            table.add_column(column)
-        for row in rows:
-            table.add_row(*(str(row.get(c, "")) if row.get(c) is not None else "" for c in COLUMNS))
-        Console().print(table)
+            table.add_column(column, overflow="fold")
+        for row, overrides in zip(rows, split):
+            shown = {**row, "overrides": " ".join(o for o in str(row.get("overrides", "")).split()
+                                                  if o not in common)}
+            table.add_row(*(str(shown.get(c, "")) if shown.get(c) is not None else "" for c in COLUMNS))
+        Console(width=None if sys.stdout.isatty() else 160).print(table)
         failed = sum(1 for r in rows if r.get("status") != "ok")
         if failed:
             log.error("%d of %d sweep jobs failed; see the error column above", failed, len(rows))
