@@ -19,7 +19,8 @@ class OpCall:
     attempt: int
     #: True when running in a worker process (killing it is survivable).
     in_worker: bool = True
-    #: How many times this batch already took a worker process down with it.
+    #: How many times a worker pool broke while this batch was on it (it may have been the cause,
+    #: or only in flight beside the batch that was).
     worker_restarts: int = 0
 
 

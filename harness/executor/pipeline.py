@@ -142,7 +142,13 @@ class SegmentPipeline:
             error_handling=self.settings.error_handling, hooks=self.hooks,
             seed=self.settings.seed, device=device, worker_restarts=job.restarts,
         )
-        self._running[pool.submit(run_stage, task)] = job
+        try:
+            future = pool.submit(run_stage, task)
+        except BrokenProcessPool as error:
+            # The pool broke and the failed futures have not been seen yet: rebuild it now.
+            self._rebuild(pool, job, error)
+            future = pool.submit(run_stage, task)
+        self._running[future] = job
 
     def _finish(self, future: Future, job: _Job) -> None:
         try:
@@ -196,22 +202,7 @@ class SegmentPipeline:
         pool = job.pool
         assert pool is not None
         if getattr(future, "pool_generation", None) == pool.generation:
-            pool.rebuild()
-            names, op_index = self._stage_names(job)
-            self.events.append({
-                "kind": "worker_restart", "op": names, "op_index": op_index, "pool": pool.name,
-                "batch_size": batch_len(job.batch), "first_row": job.batch[ROW_ID][0],
-                "error": str(error) or "a worker process died",
-            })
-            # Every other batch that was on the broken pool failed with it: run them again.
-            for other_future, other in list(self._running.items()):
-                if other.pool is pool and getattr(other_future, "pool_generation", -1) != pool.generation:
-                    del self._running[other_future]
-                    other.restarts += 1
-                    self._suspects.add(other)
-                    self._queue.append(other)
-            log.warning("a worker process of pool %s died; the pool was rebuilt and its batches "
-                        "are being run again", pool.name)
+            self._rebuild(pool, job, error)
         job.restarts += 1
         if job.alone:
             job.crashes += 1
@@ -220,6 +211,25 @@ class SegmentPipeline:
                 return
         self._suspects.add(job)
         self._queue.append(job)
+
+    def _rebuild(self, pool: WorkerPool, job: _Job, error: BaseException) -> None:
+        """Replace a broken pool; every other batch that was on it failed too and runs again."""
+        broken = pool.generation
+        pool.rebuild()
+        names, op_index = self._stage_names(job)
+        self.events.append({
+            "kind": "worker_restart", "op": names, "op_index": op_index, "pool": pool.name,
+            "batch_size": batch_len(job.batch), "first_row": job.batch[ROW_ID][0],
+            "error": str(error) or "a worker process died",
+        })
+        for other_future, other in list(self._running.items()):
+            if other.pool is pool and getattr(other_future, "pool_generation", -1) == broken:
+                del self._running[other_future]
+                other.restarts += 1
+                self._suspects.add(other)
+                self._queue.append(other)
+        log.warning("a worker process of pool %s died; the pool was rebuilt and its batches "
+                    "are being run again", pool.name)
 
     def _isolate(self, job: _Job) -> None:
         """Bisect a batch that keeps killing workers; quarantine a single row that does."""
