@@ -11,7 +11,6 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 from harness.data.batch import Batch
 from harness.data.readers import read_dataset
 from harness.data.writers import open_writer
-from harness.errors import BadInputRowError
 from harness.executor.decide import SegmentDecider
 from harness.executor.hooks import ExecutionHooks, NoHooks
 from harness.executor.ledger import Ledger

@@ -25,11 +25,8 @@ def reject_tokenization(op_name: str, tokenization: bool) -> None:
         )
 
 
-@register_op("text_length_filter")
-class TextLengthFilter(Filter):
-    """Keep rows whose number of characters lies in [min_len, max_len]."""
-
-    stat_key = "text_len"
+class LengthRangeFilter(Filter):
+    """A filter whose keep range is Data-Juicer's ``min_len`` / ``max_len`` pair."""
 
     def __init__(self, min_len: int = 10, max_len: int = MAXSIZE, **kwargs: object) -> None:
         super().__init__(**kwargs)
@@ -39,6 +36,13 @@ class TextLengthFilter(Filter):
     @property
     def bounds(self) -> tuple[float, float]:
         return self.min_len, self.max_len
+
+
+@register_op("text_length_filter")
+class TextLengthFilter(LengthRangeFilter):
+    """Keep rows whose number of characters lies in [min_len, max_len]."""
+
+    stat_key = "text_len"
 
     def compute_stats_list(self, texts: Sequence[str]) -> list[int]:
         return [len(t) for t in texts]
@@ -209,42 +213,21 @@ class SpecialCharactersFilter(Filter):
 
 
 @register_op("average_line_length_filter")
-class AverageLineLengthFilter(Filter):
+class AverageLineLengthFilter(LengthRangeFilter):
     """Keep rows whose length per ``splitlines()`` line lies in [min_len, max_len]."""
 
     stat_key = "avg_line_length"
-
-    def __init__(self, min_len: int = 10, max_len: int = MAXSIZE, **kwargs: object) -> None:
-        super().__init__(**kwargs)
-        self.min_len, self.max_len = min_len, max_len
-        self._remember(min_len=min_len, max_len=max_len)
-
-    @property
-    def bounds(self) -> tuple[float, float]:
-        return self.min_len, self.max_len
 
     def compute_stat(self, text: str) -> float:
         lines = text.splitlines()
         return len(text) / len(lines) if lines else 0.0
 
-    def compute_stats_list(self, texts: Sequence[str]) -> list[float]:
-        return [self.compute_stat(t) for t in texts]
-
 
 @register_op("maximum_line_length_filter")
-class MaximumLineLengthFilter(Filter):
+class MaximumLineLengthFilter(LengthRangeFilter):
     """Keep rows whose longest ``splitlines()`` line has a length in [min_len, max_len]."""
 
     stat_key = "max_line_length"
-
-    def __init__(self, min_len: int = 10, max_len: int = MAXSIZE, **kwargs: object) -> None:
-        super().__init__(**kwargs)
-        self.min_len, self.max_len = min_len, max_len
-        self._remember(min_len=min_len, max_len=max_len)
-
-    @property
-    def bounds(self) -> tuple[float, float]:
-        return self.min_len, self.max_len
 
     def compute_stat(self, text: str) -> int:
         return max(map(len, text.splitlines()), default=0)

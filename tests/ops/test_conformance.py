@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -14,20 +13,7 @@ import pytest
 
 from harness.ops import build_op
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CONFORMANCE_DIR = (
-    Path(os.environ.get("HARNESS_SHARED_DIR", REPO_ROOT.parent / "shared"))
-    / "conformance"
-    / "data-juicer"
-)
-
-
-def _cases() -> list[Any]:
-    files = sorted(CONFORMANCE_DIR.glob("*.json")) if CONFORMANCE_DIR.is_dir() else []
-    if not files:
-        # Never skip: a missing folder would silently turn the whole check off.
-        return [pytest.param(None, id="conformance-folder-missing")]
-    return [pytest.param(path, id=path.stem) for path in files]
+from conformance_cases import CONFORMANCE_DIR, conformance_cases
 
 
 def _same_stat(actual: Any, expected: Any) -> bool:
@@ -40,7 +26,7 @@ def _same_stat(actual: Any, expected: Any) -> bool:
     return actual == expected
 
 
-@pytest.mark.parametrize("case_path", _cases())
+@pytest.mark.parametrize("case_path", conformance_cases())
 def test_op_matches_data_juicer(case_path: Path | None) -> None:
     if case_path is None:
         pytest.fail(

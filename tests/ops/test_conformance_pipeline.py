@@ -4,28 +4,14 @@ equal what Data-Juicer 1.6.1 returned, row for row and in order."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 
 from harness import LocalModeExecutor
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CONFORMANCE_DIR = (
-    Path(os.environ.get("HARNESS_SHARED_DIR", REPO_ROOT.parent / "shared"))
-    / "conformance"
-    / "data-juicer"
-)
-
-
-def _cases() -> list[Any]:
-    files = sorted(CONFORMANCE_DIR.glob("*.json")) if CONFORMANCE_DIR.is_dir() else []
-    if not files:
-        # Never skip: a missing folder would silently turn the whole check off.
-        return [pytest.param(None, id="conformance-folder-missing")]
-    return [pytest.param(path, id=path.stem) for path in files]
+from conformance_cases import CONFORMANCE_DIR, conformance_cases
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +20,7 @@ def executor() -> Iterator[LocalModeExecutor]:
     yield LocalModeExecutor({"workers": 1, "batch_size": 37})
 
 
-@pytest.mark.parametrize("case_path", _cases())
+@pytest.mark.parametrize("case_path", conformance_cases())
 def test_op_through_executor_matches_data_juicer(case_path: Path | None,
                                                  executor: LocalModeExecutor,
                                                  tmp_path: Path) -> None:
