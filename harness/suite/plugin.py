@@ -119,16 +119,54 @@ class CaseTimeout(BaseException):
     harness swallows it); the executor's cleanup still runs on the way out."""
 
 
+
+
+def _descendants() -> dict[int, float]:
+    """pid → start time of every process below this one (workers hang under the forkserver)."""
+    import psutil
+
+    found = {}
+    for child in psutil.Process().children(recursive=True):
+        try:
+            found[child.pid] = child.create_time()
+        except psutil.Error:
+            continue
+    return found
+
+
+def _kill_new_descendants(before: dict[int, float]) -> None:
+    """SIGKILL the processes the hung case started (by pid, checked against its start time)."""
+    import psutil
+
+    for pid, started in _descendants().items():
+        if before.get(pid) == started:
+            continue
+        try:
+            psutil.Process(pid).kill()
+        except psutil.Error:
+            continue
+
+
 @contextmanager
-def watchdog(seconds: float) -> Iterator[None]:
-    """Interrupt a hung case after ``seconds`` (Unix main thread only; elsewhere a no-op)."""
+def watchdog(seconds: float, grace: float = 10.0) -> Iterator[None]:
+    """Interrupt a hung case after ``seconds`` (Unix main thread only; elsewhere a no-op).
+
+    The interrupt unwinds through the executor's own cleanup, which waits for in-flight worker
+    calls; if that has not finished ``grace`` seconds later, the worker processes the case
+    started are killed so the cleanup sees a broken pool and returns."""
     usable = (seconds > 0 and hasattr(signal, "SIGALRM")
               and threading.current_thread() is threading.main_thread())
     if not usable:
         yield
         return
+    before = _descendants()
+
+    def kill(signum: int, frame: Any) -> None:
+        _kill_new_descendants(before)
 
     def fire(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGALRM, kill)
+        signal.setitimer(signal.ITIMER_REAL, grace)
         raise CaseTimeout()
 
     previous = signal.signal(signal.SIGALRM, fire)

@@ -250,3 +250,19 @@ def test_marks_and_missing_shared_folder_fails(project: pytest.Pytester,
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*suites/shared.yaml::needs_shared: cannot run: override*needs "
                                  "the shared folder*HARNESS_SHARED_DIR*no-shared-here*"])
+
+
+def test_hung_case_fails_after_the_timeout(project: pytest.Pytester) -> None:
+    project.makeini("[pytest]\nharness_suites = suites\nharness_suite_timeout = 1.5\n")
+    # The slow fault sleeps inside a worker: the watchdog must also end that worker.
+    write_suite(project, "tiny.yaml", f"""
+        suite: tiny
+        cases:
+          - id: hangs
+            recipe: quickstart
+            overrides: {overrides("faults.rules=[{kind: slow, delay: 30.0}]")}
+    """)
+    result = project.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["suites/tiny.yaml::hangs: timed out after 1.5 s*harness_suite_timeout*"])
+    assert result.duration < 25
