@@ -87,12 +87,14 @@ class LocalModeExecutor:
             for batch in stream:
                 writer.write(batch)
             writer.commit()
+            finished = True
         except BaseException:
             writer.abort()
+            finished = False
             raise
         finally:
             quarantine.close()
-            self._last_stats = self.router.stop()
+            self._last_stats = self.router.stop(aborted=not finished)
         for decider in self._deciders:
             events.extend(decider.events)
         events.extend(self.router.events)

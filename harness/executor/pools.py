@@ -59,7 +59,7 @@ class WorkerPool:
 
     def rebuild(self) -> None:
         """Replace a broken pool (its pending futures have already failed)."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        _terminate(self._executor)
         self._executor = self._new()
         self.generation += 1
         self.restarts += 1
@@ -68,5 +68,23 @@ class WorkerPool:
         processes = getattr(self._executor, "_processes", None) or {}
         return [pid for pid in processes if pid != os.getpid()]
 
-    def shutdown(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+    def shutdown(self, abort: bool = False) -> None:
+        """Stop the workers. After a failure or an interrupt (``abort``), do not wait for calls
+        still running: end the worker processes."""
+        if abort:
+            _terminate(self._executor)
+        else:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _terminate(executor: ProcessPoolExecutor) -> None:
+    """Shut an executor down without waiting and end every worker it started. A worker forked
+    while the pool was breaking can otherwise sit idle forever, and the interpreter would hang at
+    exit joining it."""
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=5)

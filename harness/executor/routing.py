@@ -53,13 +53,14 @@ class Router:
             self._monitor = ResourceMonitor(self.resources.monitor_interval, self.cpu, self.gpus)
             self._monitor.start()
 
-    def stop(self) -> dict[str, Any]:
-        """Shut the pools down, save learned sizes; return the run's resource figures."""
+    def stop(self, aborted: bool = False) -> dict[str, Any]:
+        """Shut the pools down (at once when the run ``aborted``), save learned sizes; return the
+        run's resource figures."""
         stats: dict[str, Any] = {"worker_restarts": 0}
         for pool in [self._cpu_pool, *self._device_pools.values()]:
             if pool is not None:
                 stats["worker_restarts"] += pool.restarts
-                pool.shutdown()
+                pool.shutdown(abort=aborted)
         self._cpu_pool, self._device_pools = None, {}
         if self._monitor is not None:
             self._monitor.stop()
