@@ -13,7 +13,6 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from harness.config.schema import register_configs
-from harness.executor.warm import start_worker_server
 
 log = logging.getLogger("harness")
 
@@ -59,9 +58,6 @@ def _task(cfg: DictConfig) -> int:
 
 
 def main() -> None:
-    # The worker fork server imports torch and the ops in its own process while this one
-    # imports Hydra, composes the config and checks the recipe (about a second saved per run).
-    start_worker_server()
     register_configs()
     _register_resolvers()
     try:

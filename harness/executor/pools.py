@@ -7,14 +7,22 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Callable
 
 
-def _mp_context() -> multiprocessing.context.BaseContext:
-    """forkserver: workers fork from a clean server that preloaded the worker module, so they
-    start fast and never inherit the driver's threads (the monitor) or locks."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
+def _mp_context(method: str = "forkserver") -> multiprocessing.context.BaseContext:
+    """The start method for a pool.
+
+    * ``fork`` (CPU pools by default on Linux): a worker is a copy of the driver, so it starts
+      in milliseconds with torch and the ops already imported, and scripts need no main guard.
+      CPU workers never touch CUDA, so a CUDA context in the driver does not matter to them.
+    * ``forkserver`` (device pools): workers fork from a clean server that preloaded the worker
+      module; CUDA can be initialised in them, and they inherit no driver threads or locks.
+    * ``spawn``: a fresh interpreter per worker (slowest; where nothing else exists)."""
+    available = multiprocessing.get_all_start_methods()
+    if method not in available:
+        method = "forkserver" if "forkserver" in available else "spawn"
+    ctx = multiprocessing.get_context(method)
+    if method == "forkserver":
         ctx.set_forkserver_preload(["harness.executor.worker", "harness.ops.builtin"])
-        return ctx
-    return multiprocessing.get_context("spawn")
+    return ctx
 
 
 def _init_device_worker() -> None:
@@ -40,16 +48,20 @@ def _init_worker() -> None:
 class WorkerPool:
     """A named process pool; ``rebuild`` replaces it after a worker died."""
 
-    def __init__(self, name: str, workers: int, device: bool = False) -> None:
+    def __init__(self, name: str, workers: int, device: bool = False,
+                 start_method: str = "auto") -> None:
         self.name = name
         self.device = device
+        if start_method == "auto":
+            start_method = "forkserver" if device else "fork"
+        self.start_method = start_method
         self.workers = max(1, workers)
         self.generation = 0
         self.restarts = 0
         self._executor = self._new()
 
     def _new(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=_mp_context(),
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=_mp_context(self.start_method),
                                    initializer=_init_device_worker if self.device else _init_worker)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:

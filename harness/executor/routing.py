@@ -10,6 +10,7 @@ from harness.data.batch import Batch, estimate_batch_bytes
 from harness.executor.devices import DeviceAssignment
 from harness.executor.plan import Plan, Stage
 from harness.executor.pools import WorkerPool
+from harness.executor.warm import start_worker_server
 from harness.executor.settings import ExecutorSettings, ResourceSettings
 from harness.resources import CpuPool, GpuPool, ResourceMonitor, parse_size
 from harness.strategy.sizing import BatchSizeCache
@@ -49,6 +50,10 @@ class Router:
     def start(self, plan: Plan) -> None:
         self.events = []
         self._plan = plan
+        if self.has_gpu and any(st.path == "gpu" for seg in plan.segments for st in seg.stages):
+            # Device workers come from the fork server: let it import torch and the ops while
+            # the first CPU batches run.
+            start_worker_server()
         if self.resources.monitor_interval > 0:
             self._monitor = ResourceMonitor(self.resources.monitor_interval, self.cpu, self.gpus)
             self._monitor.start()
@@ -108,7 +113,8 @@ class Router:
     # -- routing ------------------------------------------------------------------------------
     def _cpu(self) -> WorkerPool:
         if self._cpu_pool is None:
-            self._cpu_pool = WorkerPool("cpu", self.cpu_workers)
+            self._cpu_pool = WorkerPool("cpu", self.cpu_workers,
+                                        start_method=self.settings.start_method)
         return self._cpu_pool
 
     def route(self, stage: Stage, batch: Optional[Batch] = None) -> tuple[WorkerPool, Optional[Any]]:
@@ -132,7 +138,8 @@ class Router:
         self._in_flight[device.name] = self._in_flight.get(device.name, 0) + 1
         pool = self._device_pools.get(device.name)
         if pool is None:
-            pool = self._device_pools[device.name] = WorkerPool(f"device:{device.name}", 1, device=True)
+            pool = self._device_pools[device.name] = WorkerPool(f"device:{device.name}", 1, device=True,
+                                                                  start_method=self.settings.start_method)
         assignment = DeviceAssignment(
             name=device.name, kind=device.kind, torch_device=device.torch_device,
             total_memory=device.total_memory, simulated=device.simulated,

@@ -85,6 +85,9 @@ class ExecutorSettings:
     batch_size_cache: str = "~/.cache/harness/batch_sizes.json"
     #: Directory for spill files of barrier ops ('' means the system temp dir).
     spill_dir: str = ""
+    #: How worker processes start: 'auto' (fork for CPU pools, forkserver for device pools),
+    #: or 'fork', 'forkserver', 'spawn' for every pool.
+    start_method: str = "auto"
     error_handling: ErrorHandlingSettings = field(default_factory=ErrorHandlingSettings)
 
     def validate(self) -> "ExecutorSettings":
@@ -102,6 +105,8 @@ class ExecutorSettings:
             (self.error_handling.on_error in ("quarantine", "fail"),
              "executor.error_handling.on_error", self.error_handling.on_error,
              "'quarantine' or 'fail'"),
+            (self.start_method in ("auto", "fork", "forkserver", "spawn"), "executor.start_method",
+             self.start_method, "'auto', 'fork', 'forkserver' or 'spawn'"),
             (self.error_handling.max_retries >= 0, "executor.error_handling.max_retries",
              self.error_handling.max_retries, ">= 0"),
             (self.error_handling.retry_delay >= 0, "executor.error_handling.retry_delay",

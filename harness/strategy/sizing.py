@@ -55,6 +55,8 @@ class AdaptiveBatchSizer:
         self.state.size = self._clamp(state.size)
 
     def _clamp(self, size: int) -> int:
+        """Within [min, max] and below the ceiling; when the ceiling is at or under min_size the
+        ceiling wins (the device cannot run min_size rows; one row falls back to the CPU)."""
         size = max(self.min_size, min(size, self.max_size))
         ceiling = self.state.ceiling
         if ceiling is not None and size >= ceiling:

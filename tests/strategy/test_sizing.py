@@ -31,7 +31,10 @@ def test_controller_stays_in_bounds_and_below_the_ceiling(start, feasible, min_b
         size = sizer.next_size(rows_left)
         assert 1 <= size <= rows_left
         assert size <= max_bs
-        if size < rows_left:
+        ceiling = sizer.state.ceiling
+        if size < rows_left and (ceiling is None or ceiling > min_bs):
+            # min_batch_size holds unless the device cannot even run that many rows: then the
+            # OOM ceiling wins (and at one row the runner falls back to the CPU).
             assert size >= min(min_bs, rows_left)
         if sizer.state.ceiling is not None:
             assert size < sizer.state.ceiling or sizer.state.ceiling == 1
