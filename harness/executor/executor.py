@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import deque
 import tempfile
 import time
 from pathlib import Path
@@ -158,18 +159,14 @@ class LocalModeExecutor:
     def _stream_through(self, plan: Plan, segment: Any, decider: SegmentDecider,
                         stream: Iterator[Batch], events: list[dict[str, Any]]) -> Iterator[Batch]:
         """Run a barrier-free segment, yielding its surviving batches in input order."""
-        ready: list[Batch] = []
+        ready: deque[Batch] = deque()
         pipeline = self._pipeline(plan, segment, lambda o: ready.append(decider.decide(o)))
-        # The pipeline pulls input lazily; outputs are yielded as they become available.
-        def source() -> Iterator[Batch]:
-            yield from stream
-
-        runner = pipeline.iter_run(source())
-        for _ in runner:
+        # The pipeline pulls input lazily; finished batches are handed on as they complete.
+        for _ in pipeline.iter_run(stream):
             while ready:
-                yield ready.pop(0)
+                yield ready.popleft()
         while ready:
-            yield ready.pop(0)
+            yield ready.popleft()
         events.extend(pipeline.events)
 
     def _pipeline(self, plan: Plan, segment: Any, on_outcome: Callable[[Any], None]) -> SegmentPipeline:
