@@ -67,6 +67,8 @@ class AdaptiveBatchSizer:
         return max(1, min(self.state.size, rows_left))
 
     def on_oom(self, size: int) -> None:
+        if not self.adaptive:
+            return  # fixed sizes: only the failed batch is split; the next one starts as before
         state = self.state
         state.ceiling = size if state.ceiling is None else min(state.ceiling, size)
         if size > state.size:  # a probe that failed

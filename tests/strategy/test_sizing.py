@@ -109,3 +109,12 @@ def test_device_errors_and_transient_errors_are_told_apart():
     assert is_transient(TimeoutError("slow"), ["TimeoutError"])
     assert is_transient(ConnectionResetError("reset"), ["ConnectionError"])
     assert not is_transient(ValueError("x"), ["TimeoutError", "ConnectionError"])
+
+
+def test_fixed_sizes_split_a_failed_batch_but_learn_nothing():
+    sizer = AdaptiveBatchSizer(SizerState(size=64), 1, 1000, adaptive=False)
+    sizer.on_oom(64)
+    for _ in range(50):
+        sizer.on_success(64)
+    assert (sizer.state.size, sizer.state.ceiling) == (64, None)
+    assert sizer.next_size(10) == 10
