@@ -72,6 +72,10 @@ class SegmentPipeline:
         #: Jobs that were on a pool when a worker died. While there are any, jobs run one at a
         #: time, so the next crash can be pinned on the job that caused it.
         self._suspects: set[_Job] = set()
+        #: Device-stage gates: batches waiting (by seq), seqs that will never come, next seq.
+        self._gated: dict[int, dict[int, _Job]] = {}
+        self._gate_skip: dict[int, set[int]] = {}
+        self._gate_next: dict[int, int] = {}
 
     # -- public -------------------------------------------------------------------------------
     def run(self, batches: Iterator[Batch]) -> None:
@@ -104,10 +108,14 @@ class SegmentPipeline:
                     release = self.router.admit(held, anything_running=bool(self._running))
                     if release is None:
                         break  # memory budget used up: wait for a batch to finish
-                    self._submit(_Job(seq=seq, batch=held, release=release))
+                    self._enter(_Job(seq=seq, batch=held, release=release))
                     held, seq = None, seq + 1
                 if not self._running:
                     if exhausted and not self._queue and held is None:
+                        if self._gated_count():
+                            raise RuntimeError(
+                                f"batches wait at a device stage for earlier ones that never "
+                                f"came ({self._gate_next}); this is a bug in harness")
                         break
                     continue
                 done, _ = wait(list(self._running), return_when=FIRST_COMPLETED)
@@ -127,7 +135,40 @@ class SegmentPipeline:
     def _room(self) -> bool:
         if self._suspects:
             return not self._running
-        return len(self._running) < self.max_in_flight
+        return len(self._running) + self._gated_count() < self.max_in_flight
+
+    # -- device stages take batches in input order --------------------------------------------
+    # A device worker's batch sizer learns from the batches it sees, so they must reach it in the
+    # same order every run (DESIGN invariant 6: same config and seed, same event log), even
+    # though CPU stages before it finish out of order.
+    def _enter(self, job: _Job) -> None:
+        """Start the job's current stage; a device stage waits for earlier batches first."""
+        index = job.stage_index
+        if self.segment.stages[index].path != "gpu" or job.parent is not None:
+            self._submit(job)
+            return
+        self._gated.setdefault(index, {})[job.seq] = job
+        self._open_gate(index)
+
+    def _open_gate(self, index: int) -> None:
+        waiting, skipped = self._gated.setdefault(index, {}), self._gate_skip.setdefault(index, set())
+        nxt = self._gate_next.get(index, 0)
+        while nxt in waiting or nxt in skipped:
+            if nxt in waiting:
+                self._submit(waiting.pop(nxt))
+            skipped.discard(nxt)
+            nxt += 1
+        self._gate_next[index] = nxt
+
+    def _skip_gates(self, seq: int, from_stage: int) -> None:
+        """Batch ``seq`` will never enter device stages at or after ``from_stage``."""
+        for index in range(from_stage, len(self.segment.stages)):
+            if self.segment.stages[index].path == "gpu" and seq >= self._gate_next.get(index, 0):
+                self._gate_skip.setdefault(index, set()).add(seq)
+                self._open_gate(index)
+
+    def _gated_count(self) -> int:
+        return sum(len(waiting) for waiting in self._gated.values())
 
     def _submit(self, job: _Job) -> None:
         stage = self.segment.stages[job.stage_index]
@@ -172,7 +213,7 @@ class SegmentPipeline:
         job.batch = outcome.batch
         job.stage_index += 1
         if job.stage_index < len(self.segment.stages) and batch_len(job.batch):
-            self._submit(job)
+            self._enter(job)
         else:
             self._complete(job, job.acc)
 
@@ -188,6 +229,7 @@ class SegmentPipeline:
         if job.release is not None:
             job.release()
             job.release = None
+        self._skip_gates(job.seq, job.stage_index)
         self._done[job.seq] = outcome
         while self._next_seq in self._done:
             self.on_outcome(self._done.pop(self._next_seq))
@@ -248,6 +290,8 @@ class SegmentPipeline:
             job.acc = outcome if job.acc is None else chain(job.acc, outcome)
             self._complete(job, job.acc)
             return
+        if job.parent is None:  # its halves go on ungated; later batches must not wait for it
+            self._skip_gates(job.seq, job.stage_index + 1)
         half = n // 2
         self.events.append({"kind": "split", "op": names, "op_index": op_index, "batch_size": n,
                             "first_row": job.batch[ROW_ID][0], "into": [half, n - half],

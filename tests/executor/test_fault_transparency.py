@@ -54,3 +54,18 @@ def test_recoverable_faults_never_change_the_output(plan, seed, tmp_path_factory
         ROWS, RECIPE, run_dir=tmp_path_factory.mktemp("faulty"))
     assert result.rows() == expected
     assert result.ledger.balanced and result.ledger.quarantined == 0
+
+
+def test_same_config_and_seed_give_the_same_output_and_event_log(tmp_path):
+    """DESIGN invariant 6 (one device: batches reach it in input order)."""
+    plan = FaultsSettings(name="mixed", seed=5, rules=[
+        FaultRule(kind="transient", rate=0.3, times=2),
+        FaultRule(kind="oom_storm", min_batch_size=16),
+        FaultRule(kind="bad_rows", rows=[7, 99]),
+    ])
+    runs = [LocalModeExecutor(CONFIG, resources=RESOURCES, hooks=build_hooks(plan)).process_dataset(
+        ROWS, RECIPE, run_dir=tmp_path / str(i)) for i in range(2)]
+    assert runs[0].rows() == runs[1].rows()
+    assert runs[0].events == runs[1].events
+    assert runs[0].event_counts()["retry"] >= 1 and runs[0].event_counts()["oom"] >= 1
+    assert sorted(q["row_id"] for q in runs[0].quarantined()) == [7, 99]
