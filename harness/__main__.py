@@ -62,6 +62,10 @@ def main() -> None:
     _register_resolvers()
     try:
         _task()
+    except KeyboardInterrupt:
+        # The executor already ended its workers and discarded the partial output file.
+        print("interrupted: no output was written for the unfinished run", file=sys.stderr)
+        raise SystemExit(130) from None
     except SystemExit as exit_:
         if exit_.code == 1 and not _state["task_started"]:
             raise SystemExit(2) from None
