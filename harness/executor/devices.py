@@ -47,7 +47,8 @@ class DeviceAssignment:
         free, _total = torch.cuda.mem_get_info(self.torch_device)
         return int(free)
 
-    def sizer(self, op: Op, op_index: int, _state: dict[int, Any]) -> AdaptiveBatchSizer:
+    def sizer(self, op: Op) -> AdaptiveBatchSizer:
+        """The controller of ``op`` on this device, alive across this worker's batches."""
         key = (op.signature(), self.name)
         sizer = _SIZERS.get(key)
         if sizer is None:

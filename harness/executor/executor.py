@@ -79,12 +79,12 @@ class LocalModeExecutor:
         ledger = Ledger.for_ops([op.name for op in plan.ops])
         quarantine = QuarantineWriter(run_path / "quarantine.jsonl")
         events: list[dict[str, Any]] = list(plan.events)
-        self._deciders: list[SegmentDecider] = []
+        deciders: list[SegmentDecider] = []
         writer = open_writer(output_path, keep_stats=self.settings.export_stats)
         self.router.start(plan)
         try:
             stream = self._read(dataset, keys, plan, ledger, quarantine, progress)
-            stream = self._run_segments(plan, stream, ledger, quarantine, events)
+            stream = self._run_segments(plan, stream, ledger, quarantine, events, deciders)
             for batch in stream:
                 writer.write(batch)
             writer.commit()
@@ -96,7 +96,7 @@ class LocalModeExecutor:
         finally:
             quarantine.close()
             self._last_stats = self.router.stop(aborted=not finished)
-        for decider in self._deciders:
+        for decider in deciders:
             events.extend(decider.events)
         events.extend(self.router.events)
         ledger.rows_written = writer.rows_written
@@ -107,7 +107,7 @@ class LocalModeExecutor:
         return RunResult(output_path=output_path, quarantine_path=quarantine.path, ledger=ledger,
                          events=events, wall_seconds=wall,
                          resources=self.get_resource_stats(),
-                         rows_recomputed=sum(d.rows_recomputed for d in self._deciders))
+                         rows_recomputed=sum(d.rows_recomputed for d in deciders))
 
     # -- internals ----------------------------------------------------------------------------
     def _read(self, dataset: Dataset, keys: list[str], plan: Plan, ledger: Ledger,
@@ -127,14 +127,15 @@ class LocalModeExecutor:
             yield chunk.batch
 
     def _run_segments(self, plan: Plan, stream: Iterator[Batch], ledger: Ledger,
-                      quarantine: QuarantineWriter, events: list[dict[str, Any]]) -> Iterator[Batch]:
+                      quarantine: QuarantineWriter, events: list[dict[str, Any]],
+                      deciders: list[SegmentDecider]) -> Iterator[Batch]:
         """Each segment consumes the previous one's rows; a barrier drains its input first."""
         for segment in plan.segments:
             if not segment.stages:
                 continue
             indexes: dict[int, DedupIndex] = {}
             decider = SegmentDecider(plan, segment, ledger, quarantine.op_failure, indexes)
-            self._deciders.append(decider)
+            deciders.append(decider)
             if segment.barrier is None:
                 stream = self._stream_through(plan, segment, decider, stream, events)
                 continue

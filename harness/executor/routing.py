@@ -13,7 +13,7 @@ from harness.executor.pools import WorkerPool
 from harness.executor.warm import start_worker_server
 from harness.executor.settings import ExecutorSettings, ResourceSettings
 from harness.resources import CpuPool, GpuPool, ResourceMonitor, parse_size
-from harness.strategy.sizing import BatchSizeCache
+from harness.strategy.sizing import BatchSizeCache, SizerState
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ class Router:
             self._device_reports[device.name] = report[device.name]
             peak = (report[device.name].get("device") or {}).get("peak")
             if peak:
-                self.gpus._report_usage(device.name, int(peak))
+                self.gpus.report_usage(device.name, int(peak))
 
     def device_failed(self, device: Any, message: str) -> list[dict[str, Any]]:
         """Mark the device unhealthy; its work moves to other devices or the CPU."""
@@ -202,8 +202,6 @@ class Router:
     def _save_learned(self) -> None:
         if not self._device_reports:
             return
-        from harness.strategy.sizing import SizerState
-
         for name, report in self._device_reports.items():
             try:
                 device = self.gpus.device(name)

@@ -30,7 +30,6 @@ class StageTask:
     seed: int = 0
     #: None: the CPU path. Otherwise a device placement factory built in the worker.
     device: Optional[Any] = None
-    sizer_state: dict[int, Any] = field(default_factory=dict)
     #: How many times this batch already took a worker down with it (faults read this).
     worker_restarts: int = 0
 
@@ -78,7 +77,7 @@ def run_stage(task: StageTask, in_worker: bool = True) -> StageOutcome:
         if not batch_len(batch):
             break
         op = built_op(task.plan_key, op_index, spec)
-        sizer = task.device.sizer(op, op_index, task.sizer_state) if task.device else BatchSizer()
+        sizer = task.device.sizer(op) if task.device else BatchSizer()
         started = time.perf_counter()
         result = runner.run(op, op_index, batch, placement, sizer)
         out.op_seconds[op_index] = time.perf_counter() - started

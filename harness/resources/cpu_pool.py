@@ -20,6 +20,7 @@ import psutil
 
 from harness.errors import ConfigError, HarnessError
 from harness.resources import cgroup
+from harness.resources.lease import Held
 from harness.resources.sizes import format_size, parse_size
 
 
@@ -27,53 +28,31 @@ class ReservationTimeout(HarnessError, TimeoutError):
     """``reserve_memory`` waited its whole timeout for memory that in-flight work did not give back."""
 
 
-class CoreLease:
+class CoreLease(Held):
     """Cores held by one worker. ``release()`` gives them back (again is a no-op); also a context manager."""
 
     def __init__(self, pool: "CpuPool", cpu_ids: tuple[int, ...]) -> None:
-        self._pool = pool
+        super().__init__(pool._release_cores)
         self.cpu_ids = cpu_ids
-        self.released = False
 
     @property
     def cores(self) -> int:
         """How many cores the lease holds."""
         return len(self.cpu_ids)
 
-    def release(self) -> None:
-        self._pool._release_cores(self)
-
-    def __enter__(self) -> "CoreLease":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
     def __repr__(self) -> str:
-        state = "released" if self.released else "held"
-        return f"CoreLease(cores={self.cores}, cpu_ids={self.cpu_ids}, {state})"
+        return f"CoreLease(cores={self.cores}, cpu_ids={self.cpu_ids}, {self._state()})"
 
 
-class MemoryReservation:
+class MemoryReservation(Held):
     """Bytes held by one in-flight batch. ``release()`` gives them back (again is a no-op); also a context manager."""
 
     def __init__(self, pool: "CpuPool", nbytes: int) -> None:
-        self._pool = pool
+        super().__init__(pool._release_memory)
         self.nbytes = nbytes
-        self.released = False
-
-    def release(self) -> None:
-        self._pool._release_memory(self)
-
-    def __enter__(self) -> "MemoryReservation":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
 
     def __repr__(self) -> str:
-        state = "released" if self.released else "held"
-        return f"MemoryReservation({format_size(self.nbytes)}, {state})"
+        return f"MemoryReservation({format_size(self.nbytes)}, {self._state()})"
 
 
 def _positive_int(name: str, value: Any) -> int:

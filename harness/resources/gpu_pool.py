@@ -19,6 +19,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from harness.errors import ConfigError
 from harness.resources.simulated import SimulatedDevice
+from harness.resources.lease import Held
 from harness.resources.sizes import format_size, parse_size
 
 
@@ -112,14 +113,14 @@ class GpuDevice:
         return cls(name=sim.name, kind="simulated", total_memory=sim.budget_bytes, index=index, simulated=sim)
 
 
-class GpuLease:
+class GpuLease(Held):
     """``nbytes`` reserved on ``device``. ``release()`` gives them back (again is a no-op); also a context manager."""
 
     def __init__(self, pool: "GpuPool", device: GpuDevice, nbytes: int) -> None:
+        super().__init__(pool._release)
         self._pool = pool
         self.device = device
         self.nbytes = nbytes
-        self.released = False
 
     @property
     def name(self) -> str:
@@ -131,20 +132,10 @@ class GpuLease:
 
     def report_usage(self, peak_bytes: int) -> None:
         """Record memory the work under this lease used (e.g. a worker's simulated-device peak)."""
-        self._pool._report_usage(self.device.name, int(peak_bytes))
-
-    def release(self) -> None:
-        self._pool._release(self)
-
-    def __enter__(self) -> "GpuLease":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
+        self._pool.report_usage(self.device.name, int(peak_bytes))
 
     def __repr__(self) -> str:
-        state = "released" if self.released else "held"
-        return f"GpuLease({self.device.name!r}, {format_size(self.nbytes)}, {state})"
+        return f"GpuLease({self.device.name!r}, {format_size(self.nbytes)}, {self._state()})"
 
 
 class _DeviceState:
@@ -279,7 +270,8 @@ class GpuPool:
                 state.busy_seconds += time.monotonic() - state.busy_since
                 state.busy_since = None
 
-    def _report_usage(self, name: str, used: int) -> None:
+    def report_usage(self, name: str, used: int) -> None:
+        """Record memory in use on device ``name`` (e.g. a worker's simulated-device peak)."""
         with self._lock:
             state = self._state[name]
             state.reported_used = used

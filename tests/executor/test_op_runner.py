@@ -6,7 +6,7 @@ import torch
 
 from harness.data.batch import ROW_ID
 from harness.errors import OpFailedError, TransientError
-from harness.executor.op_runner import CPU, OpRunner, Placement
+from harness.executor.op_runner import OpRunner, Placement
 from harness.executor.settings import ErrorHandlingSettings
 from harness.ops.base import Filter, Mapper
 from harness.strategy.sizing import AdaptiveBatchSizer, SizerState
@@ -123,6 +123,3 @@ def test_filter_flags_removed_rows_and_keeps_the_rest_in_order():
     assert out.batch["text"] == ["abc", "abcd"]
     assert [s["n"] for s in out.batch["__stats__"]] == [3, 4]
 
-
-def test_cpu_placement_has_no_device_activation():
-    assert CPU.is_device is False
